@@ -36,6 +36,7 @@ __all__ = [
 
 #: What ``auto`` tries, best first.
 AUTO_ORDER = ("lkm", "netlink", "proc")
+_DESCRIBED = {"lkm": "the kernel module", "netlink": "netlink events", "proc": "/proc polling"}
 
 
 def make_source(spec: str) -> Source:
@@ -92,8 +93,9 @@ def open_source(spec: str = "auto", exclude: tuple[str, ...] = ()) -> Source:
         except SourceUnavailable as exc:
             refusals.append(f"{kind}: {exc}")
             continue
-        src.reason = "; ".join([*refusals, f"using {kind}"]) if refusals else (
-            f"{kind}: the best source available"
-        )
+        if refusals:
+            src.reason = "; ".join(refusals) + f": using {_DESCRIBED[kind]}"
+        else:
+            src.reason = f"using {_DESCRIBED[kind]}, the best source available"
         return src
     raise SourceUnavailable("no source works here: " + "; ".join(refusals))
