@@ -39,14 +39,19 @@ def refusals(monkeypatch) -> dict[str, str | None]:
 def test_netlink_is_chosen_without_the_module(refusals) -> None:
     src = open_source("auto")
     assert src.kind == "netlink" and src.opened
-    assert src.reason == f"lkm: {NO_MODULE}: using netlink events"
+    assert src.reason == f"{NO_MODULE}, so using netlink events"
+    assert src.refusals == (f"lkm: {NO_MODULE}",)
 
 
 def test_proc_when_netlink_is_refused_too(refusals) -> None:
     refusals["netlink"] = NO_NETLINK
     src = open_source("auto")
     assert src.kind == "proc"
-    assert src.reason == f"lkm: {NO_MODULE}; netlink: {NO_NETLINK}: using /proc polling"
+    assert src.reason == (
+        "module not loaded (/proc/procscope missing); the proc connector refused to listen"
+        " (permission denied), so using /proc polling"
+    )
+    assert src.refusals == (f"lkm: {NO_MODULE}", f"netlink: {NO_NETLINK}")
 
 
 def test_module_first_when_loaded(refusals) -> None:
@@ -60,7 +65,7 @@ def test_excluded_kind_is_skipped(refusals) -> None:
     refusals["lkm"] = None
     src = open_source("auto", exclude=("lkm",))
     assert src.kind == "netlink"
-    assert src.reason == "lkm stopped: using netlink events"
+    assert src.reason == "lkm stopped, so using netlink events"
 
 
 def test_nothing_works(refusals) -> None:

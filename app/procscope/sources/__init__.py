@@ -82,20 +82,24 @@ def open_source(spec: str = "auto", exclude: tuple[str, ...] = ()) -> Source:
         src.open()
         src.reason = src.reason or f"{spec} chosen by the user"
         return src
-    refusals: list[str] = []
+    refusals: list[str] = []  # full texts, for `procscope sources` and the banner
+    short: list[str] = []  # first clauses, for the status bar
     for kind in AUTO_ORDER:
         if kind in exclude:
-            refusals.append(f"{kind} stopped")
+            refusals.append(f"{kind}: stopped")
+            short.append(f"{kind} stopped")
             continue
         src = make_source(kind)
         try:
             src.open()
         except SourceUnavailable as exc:
             refusals.append(f"{kind}: {exc}")
+            short.append(str(exc).split(": ", 1)[0])
             continue
-        if refusals:
-            src.reason = "; ".join(refusals) + f": using {_DESCRIBED[kind]}"
+        if short:
+            src.reason = "; ".join(short) + f", so using {_DESCRIBED[kind]}"
         else:
             src.reason = f"using {_DESCRIBED[kind]}, the best source available"
+        src.refusals = tuple(refusals)
         return src
     raise SourceUnavailable("no source works here: " + "; ".join(refusals))

@@ -67,6 +67,8 @@ class Source(ABC):
 
     #: Why this source was chosen (set by ``auto``), shown in the status bar.
     reason: str = ""
+    #: What ``auto`` tried before this one and why each was refused, in full.
+    refusals: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
