@@ -204,9 +204,7 @@ def test_auto_picks_netlink_when_the_module_is_absent(monkeypatch) -> None:
     try:
         if src.kind != "netlink":
             pytest.skip(f"netlink refused here: {src.reason}")
-        assert src.reason == (
-            "lkm: module not loaded (/proc/procscope missing): using netlink events"
-        )
+        assert src.reason == "module not loaded (/proc/procscope missing), so using netlink events"
         assert src.read().source == "netlink"
     finally:
         src.close()
