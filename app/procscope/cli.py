@@ -422,7 +422,7 @@ def cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
     lines = []
     for e in entries:
         works = {True: "yes", False: "no", None: "-"}[e["works"]]
-        lines.append(f"{e['kind']:<8} works: {works:<4} {e['why']}".rstrip())
+        lines.append(f"{e['kind']:<8} works: {works:<4} {e['why'] or ''}".rstrip())
         if e["sees"]:
             lines.append(f"{'':<8} sees: {e['sees']}")
         if e["cannot_see"]:
