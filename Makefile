@@ -65,14 +65,16 @@ vm-test: sysdeps-vm $(STAMP)
 module:
 	$(MAKE) -C kernel_module
 
-bench: $(STAMP)
+# bench needs the test tools (htop, tmux, gcc for bench/spawner.c) and the VM tools;
+# bench-smoke runs its tiny VM part only when qemu is already installed.
+bench: sysdeps-test sysdeps-vm $(STAMP)
 	$(PY) bench/run.py --out docs/benchmarks.md
 
-bench-smoke: $(STAMP)
+bench-smoke: sysdeps-test $(STAMP)
 	$(PY) bench/run.py --smoke
 
-screenshot: $(STAMP)
-	$(PY) -m pytest -q tests/qt/test_screenshot.py
+screenshot: sysdeps-test $(STAMP)
+	PROCSCOPE_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(PY) -m pytest -q tests/qt/test_screenshot.py
 
 PREFIX ?= $(HOME)/.local
 APPID  := io.github.procscope.Procscope

@@ -9,8 +9,8 @@ RUN="python3-venv libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1
      libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
      libxcb-randr0 libxcb-render-util0 libxcb-image0 fonts-dejavu-core"
 # Tests: a real X server for the screenshot, desktop-file and AppStream validators,
-# and the peers the benchmarks compare with.
-TEST="$RUN xvfb xauth desktop-file-utils appstream htop tmux"
+# the peers the benchmarks compare with, and gcc for their spawner (bench/spawner.c).
+TEST="$RUN xvfb xauth desktop-file-utils appstream htop tmux gcc libc6-dev"
 # The VM harness: qemu, a static busybox for the initramfs, module tools, BTF for 6.12.
 VM="qemu-system-x86 busybox-static cpio kmod pahole gcc make libc6-dev xz-utils zstd"
 
