@@ -1,8 +1,9 @@
-"""The process table model, its sort/filter proxy and the tree model."""
+"""The process table model, its sort/filter proxies and the tree model."""
 
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt
@@ -15,6 +16,7 @@ from procscope.ui.process_model import (
     SORT_ROLE,
     ProcessFilterProxy,
     ProcessTableModel,
+    ProcessTableProxy,
     ProcessTreeModel,
 )
 
@@ -29,7 +31,8 @@ def _table(*snaps):
 
 
 def _proxy(model):
-    proxy = ProcessFilterProxy()
+    """The proxy the app puts over ``model``: ProcessTableProxy for the flat table."""
+    proxy = ProcessTableProxy() if isinstance(model, ProcessTableModel) else ProcessFilterProxy()
     proxy.setSourceModel(model)
     return proxy
 
@@ -198,6 +201,191 @@ def test_sorting_by_cpu_follows_the_data():
     assert _pids(proxy) == [2, 1]
 
 
+def _busy_ticks(n_procs=300, n_ticks=6, seed=7):
+    """Ticks where many rows change at once, spread all over the table, with some
+    processes exiting and new ones appearing."""
+    rng = random.Random(seed)
+    procs = {pid: proc(pid, rng.choice(["sh", "Make", "cc1", "ld"]), rss=rng.randint(1, 9) << 20)
+             for pid in range(2, 2 + n_procs)}
+    snaps = []
+    for t in range(1, n_ticks + 1):
+        for pid in rng.sample(sorted(procs), n_procs // 4):
+            p = procs[pid]
+            procs[pid] = p._replace(cpu_ns=p.cpu_ns + rng.choice([0, 1, 5, 9]) * S2 // 10,
+                                    rss_bytes=rng.randint(1, 9) << 20)
+        for pid in rng.sample(sorted(procs), 3):
+            del procs[pid]
+        for k in range(3):
+            pid = 1000 * t + k
+            procs[pid] = proc(pid, "new")
+        snaps.append(snapshot(t, procs.values()))
+    return ticks(*snaps)
+
+
+def _expected(model, key, descending):
+    """The rows of ``model`` in the order the proxy must show: by value, then PID."""
+    col = COLUMNS[column_index(key)]
+    rows = []
+    for pid in model.pids():
+        r = model.row_of(pid)
+        value = col.sort(model.data(model.index(r, column_index(key)), SORT_ROLE))
+        rows.append((value, pid))
+    return [pid for _v, pid in sorted(rows, reverse=descending)]
+
+
+@pytest.mark.parametrize("key", ["cpu", "pid", "command", "rss"])
+@pytest.mark.parametrize("order", [Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder])
+def test_sort_order_is_exact_after_every_busy_tick(qtbot, key, order):
+    # Many changes in one tick, far apart in the table: every row must land in place
+    # (sorting the rows of one change among rows whose keys also moved misplaces them).
+    model = ProcessTableModel()
+    proxy = _proxy(model)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.sortByColumn(column_index(key), order)
+    resets = []
+    proxy.modelReset.connect(lambda: resets.append(1))
+    for t in _busy_ticks():
+        model.apply_tick(t)
+        assert _pids(proxy) == _expected(model, key, order == Qt.SortOrder.DescendingOrder)
+    assert not resets
+
+
+def test_scroll_position_survives_ticks(qtbot):
+    model = ProcessTableModel()
+    proxy = _proxy(model)
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.sortByColumn(column_index("cpu"), Qt.SortOrder.DescendingOrder)
+    view.resize(600, 300)
+    view.show()
+    tl = _busy_ticks()
+    model.apply_tick(tl[0])
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    bar.setValue(bar.maximum() // 2)
+    where = bar.value()
+    assert where > 0
+    for t in tl[1:]:
+        model.apply_tick(t)
+        qtbot.wait(1)  # let the view lay out and paint
+        assert bar.value() == where
+
+
+def test_a_tick_is_one_layout_change_or_data_changes_of_the_changed_rows(qtbot):
+    model = ProcessTableModel()
+    proxy = _proxy(model)
+    proxy.sort(column_index("cpu"), Qt.SortOrder.DescendingOrder)
+    tl = _busy_ticks(n_ticks=2)
+    model.apply_tick(tl[0])
+    signals = []
+    proxy.layoutChanged.connect(lambda *a: signals.append("layout"))
+    proxy.dataChanged.connect(lambda a, b, *_: signals.append((a.row(), b.row())))
+    proxy.rowsInserted.connect(lambda *a: signals.append("insert"))
+    proxy.rowsRemoved.connect(lambda *a: signals.append("remove"))
+    proxy.modelReset.connect(lambda *a: signals.append("reset"))
+    model.apply_tick(tl[1])  # the order changes, processes come and go
+    assert signals == ["layout"]
+    # Sorted by PID, a tick that changes values but brings and takes no process
+    # keeps the order: dataChanged for the runs of rows that changed, no more.
+    model = ProcessTableModel()
+    proxy = _proxy(model)
+    proxy.sort(column_index("pid"), Qt.SortOrder.AscendingOrder)
+    procs = [proc(pid) for pid in range(10, 40)]
+    bigger = {10, 11, 12, 17, 30}
+    after = [p._replace(rss_bytes=77 << 20) if p.pid in bigger else p for p in procs]
+    tl = ticks(snapshot(1, procs), snapshot(2, procs), snapshot(3, after))
+    model.apply_tick(tl[0])
+    model.apply_tick(tl[1])
+    signals.clear()
+    proxy.layoutChanged.connect(lambda *a: signals.append("layout"))
+    proxy.dataChanged.connect(lambda a, b, *_: signals.append((a.row(), b.row())))
+    model.apply_tick(tl[2])
+    assert signals == [(0, 2), (7, 7), (20, 20)]
+
+
+def test_filter_follows_a_process_that_changes_name():
+    model = ProcessTableModel()
+    proxy = _proxy(model)
+    proxy.set_pattern("cc1")
+    tl = ticks(
+        snapshot(1, [proc(1, "init"), proc(7, "sh", start_ns=5)]),
+        snapshot(2, [proc(1, "init"), proc(7, "cc1", start_ns=5)]),  # exec
+        snapshot(3, [proc(1, "init"), proc(7, "as", start_ns=5)]),
+    )
+    model.apply_tick(tl[0])
+    assert _pids(proxy) == []
+    model.apply_tick(tl[1])
+    assert _pids(proxy) == [7]
+    model.apply_tick(tl[2])
+    assert _pids(proxy) == []
+
+
+def test_proxy_maps_to_and_from_the_table():
+    model = _table(snapshot(1, [proc(30), proc(4), proc(20, "x")]))
+    proxy = _proxy(model)
+    proxy.sort(column_index("pid"), Qt.SortOrder.DescendingOrder)
+    assert _pids(proxy) == [30, 20, 4]
+    src = proxy.mapToSource(proxy.index(1, column_index("command")))
+    assert (model.pids()[src.row()], src.column()) == (20, column_index("command"))
+    back = proxy.mapFromSource(src)
+    assert (back.row(), back.column()) == (1, column_index("command"))
+    proxy.set_pattern("x")
+    assert not proxy.mapFromSource(model.index(model.row_of(4), 0)).isValid()
+    assert proxy.pid_at(proxy.index(0, 0)) == 20
+    proxy.sort(-1)  # unsorted: the table's order
+    assert _pids(proxy) == [20]
+
+
+def test_sort_keys_kept_tick_by_tick_match_keys_made_afresh():
+    model = ProcessTableModel()
+    cpu, rss, pid = column_index("cpu"), column_index("rss"), column_index("pid")
+    tl = _busy_ticks(n_procs=40, n_ticks=4)
+    model.apply_tick(tl[0])
+    for c in (cpu, rss, pid):  # three columns asked for: the oldest is no longer kept
+        model.sort_keys(c)
+    for i, t in enumerate(tl[1:], 2):
+        model.apply_tick(t)
+        fresh = ProcessTableModel()
+        for u in tl[:i]:
+            fresh.apply_tick(u)
+        assert fresh.pids() == model.pids()
+        for c in (rss, pid):
+            assert model.keys_moved(c) is not None
+            assert model.sort_keys(c) == fresh.sort_keys(c)
+    assert model.keys_moved(cpu) is None
+
+
+def test_multidata_answers_what_data_answers(qtbot):
+    from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+
+    tl = ticks(snapshot(1, [proc(1), proc(2)]), snapshot(2, [proc(1), proc(3, "new")]))
+    model = ProcessTableModel()
+    for t in tl:
+        model.apply_tick(t)
+    proxy = _proxy(model)
+    delegate = QStyledItemDelegate()
+    for m in (model, proxy):
+        for r in range(m.rowCount()):
+            for c in range(m.columnCount()):
+                index = m.index(r, c)
+                opt = QStyleOptionViewItem()
+                delegate.initStyleOption(opt, index)  # asks through multiData
+                assert opt.text == m.data(index)
+                bg = m.data(index, Qt.ItemDataRole.BackgroundRole)
+                assert opt.backgroundBrush == (bg if bg is not None else opt.backgroundBrush)
+                assert int(opt.displayAlignment) == int(
+                    m.data(index, Qt.ItemDataRole.TextAlignmentRole))
+    # a new row and a gone row are painted in their colours
+    gone, new = model.row_of(2), model.row_of(3)
+    assert model.data(model.index(gone, 0), Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.data(model.index(new, 0), Qt.ItemDataRole.BackgroundRole) is not None
+
+
 # -- filtering -------------------------------------------------------------------
 
 _PROCS = [
@@ -317,15 +505,18 @@ def _churn():
 
 
 @pytest.mark.parametrize("force_py", [False, True])
-def test_table_and_proxy_pass_the_model_tester_across_ticks(qtmodeltester, force_py):
+@pytest.mark.parametrize("checked", ["table", "proxy"])
+def test_table_and_proxy_pass_the_model_tester_across_ticks(qtmodeltester, force_py, checked):
     model = ProcessTableModel()
     proxy = _proxy(model)
     proxy.sort(column_index("cpu"), Qt.SortOrder.DescendingOrder)
     proxy.set_pattern("proc")
-    qtmodeltester.check(proxy if force_py else model, force_py=force_py)
-    for t in _churn():
+    qtmodeltester.check(proxy if checked == "proxy" else model, force_py=force_py)
+    for i, t in enumerate(_churn()):
         model.apply_tick(t)
+        proxy.set_pattern("proc" if i % 2 else "")  # the filter changes too
     assert model.rowCount() == 1
+    assert _pids(proxy) == [1]
 
 
 # -- tree ------------------------------------------------------------------------

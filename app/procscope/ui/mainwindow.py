@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -43,6 +44,7 @@ from procscope.ui.exit_model import EXIT_COLUMNS, ExitFilterProxy, ExitTableMode
 from procscope.ui.process_model import (
     ProcessFilterProxy,
     ProcessTableModel,
+    ProcessTableProxy,
     ProcessTreeModel,
 )
 from procscope.ui.worker import MAX_INTERVAL, MIN_INTERVAL, PollController, PollWorker
@@ -173,7 +175,7 @@ class MainWindow(QMainWindow):
 
         self.table_model = ProcessTableModel(self)
         self.tree_model = ProcessTreeModel(self.table_model, self)
-        self.table_proxy = ProcessFilterProxy(self)
+        self.table_proxy = ProcessTableProxy(self)
         self.table_proxy.setSourceModel(self.table_model)
         self.tree_proxy = ProcessFilterProxy(self)
         self.tree_proxy.setSourceModel(self.tree_model)
@@ -305,7 +307,9 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel("Source "))
         bar.addWidget(self.source_combo)
 
-    def _make_view(self, view: QTableView | QTreeView, proxy: ProcessFilterProxy) -> None:
+    def _make_view(
+        self, view: QTableView | QTreeView, proxy: ProcessTableProxy | ProcessFilterProxy
+    ) -> None:
         view.setModel(proxy)
         view.setSortingEnabled(True)
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -328,10 +332,11 @@ class MainWindow(QMainWindow):
     def _build_central(self) -> None:
         self.table_view = QTableView()
         self._make_view(self.table_view, self.table_proxy)
-        self.table_view.verticalHeader().hide()
-        self.table_view.verticalHeader().setDefaultSectionSize(
-            self.table_view.fontMetrics().height() + 6
-        )
+        rows = self.table_view.verticalHeader()
+        rows.hide()
+        # Fixed row heights: the view never measures rows (10,000 of them, every tick).
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.table_view.fontMetrics().height() + 6)
         self.table_view.setShowGrid(False)
         self.table_view.setWordWrap(False)
         self.tree_view = QTreeView()
@@ -584,7 +589,7 @@ class MainWindow(QMainWindow):
     def current_view(self) -> QTableView | QTreeView:
         return self.tree_view if self.act_tree.isChecked() else self.table_view
 
-    def current_proxy(self) -> ProcessFilterProxy:
+    def current_proxy(self) -> ProcessTableProxy | ProcessFilterProxy:
         return self.tree_proxy if self.act_tree.isChecked() else self.table_proxy
 
     @Slot()

@@ -2,19 +2,30 @@
 
 :class:`ProcessTableModel` keeps one row per PID in arrival order. Each tick it
 removes the rows of processes that vanished two ticks ago (greyed out meanwhile),
-emits targeted ``dataChanged`` for the rows that changed, and appends new
-processes (tinted for two ticks). It never resets, so selection, scroll position
+updates the rows that changed in place (one ``dataChanged`` spans them), and
+appends new processes (tinted for two ticks). It never resets, so selection, scroll position
 and sort survive the data moving underneath.
 
+:class:`ProcessTableProxy` shows the table sorted and filtered. It does both in
+Python, once per tick, over keys the table keeps up to date, and tells the view in
+one layout change: a ``QSortFilterProxyModel`` cannot keep up at 10,000 rows from
+Python, whether it calls a ``lessThan`` override or (twice as slow) the model's
+``data()`` for every comparison.
+
 :class:`ProcessTreeModel` shows the same rows grouped under their parents.
-:class:`ProcessFilterProxy` sorts (numerically, ties broken by PID) and filters
-with the predicates of :mod:`procscope.model.filters`; it works over either model.
+:class:`ProcessFilterProxy` (a ``QSortFilterProxyModel``) sorts and filters the
+tree, keeping the parents of matches. Both proxies filter with the predicates of
+:mod:`procscope.model.filters` and sort numerically, ties broken by PID.
 """
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from itertools import compress
+from operator import ne
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -29,13 +40,14 @@ from PySide6.QtGui import QBrush, QColor
 from procscope.model import filters
 from procscope.model.delta import Tick
 from procscope.model.records import Process
-from procscope.ui.columns import COLUMNS, STATE_NAMES, Row, safe_text
+from procscope.ui.columns import COLUMNS, STATE_NAMES, Row, column_index, safe_text
 
 __all__ = [
     "PID_ROLE",
     "SORT_ROLE",
     "ProcessFilterProxy",
     "ProcessTableModel",
+    "ProcessTableProxy",
     "ProcessTreeModel",
 ]
 
@@ -50,8 +62,17 @@ _BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _STYLE_ROLES = [Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole]
+#: The roles a cell has data for; ``data()`` answers the others with ``None`` straight
+#: away (a view's delegate asks each cell for seven roles; see ``fill_roles``).
+_CELL_ROLES = frozenset({_DISPLAY, _ALIGN, _BACKGROUND, _FOREGROUND, _TOOLTIP,
+                         SORT_ROLE, PID_ROLE})
 
 _NCOLS = len(COLUMNS)
+#: Each column's alignment as a plain int: a view reads it the same, and turning an
+#: int into a QVariant is cheaper than a Python enum flag (0.6 ms a paint of the table).
+_ALIGNS = tuple(col.align.value for col in COLUMNS)
+#: The overload of the layout signals that carries a hint (views then skip work).
+_LAYOUT_ARGS = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")
 #: Row signals per tick above which the tree relayouts instead.
 MAX_TREE_OPS = 8
 _LAST_COL = _NCOLS - 1
@@ -59,19 +80,33 @@ _NEW_BRUSH = QBrush(QColor(76, 175, 80, 70))  # translucent green, works on dark
 _GONE_BRUSH = QBrush(QColor(140, 140, 140))
 _GONE_BACKGROUND = QBrush(QColor(220, 60, 60, 35))
 
-# Which columns a change in each Process field touches (field index -> column index).
-_FIELD_COLS = {
-    0: (0,),  # pid
-    1: (1,),  # ppid
-    2: (2,),  # uid -> user
-    3: (3,),  # state
-    4: (4,),  # threads
-    5: (5, 6),  # cpu_ns -> CPU %, CPU time
-    6: (7,),  # rss
-    7: (8,),  # start_ns
-    8: (),  # kthread (not shown)
-    9: (9,),  # comm
-}
+_CENTI_NS = 10_000_000  # CPU time shows to the 1/100 s
+_CPU_COL = column_index("cpu")
+_CPU_TIME_COL = column_index("cpu_time")
+# Which columns a change in each Process field touches, one bit per column, by field.
+# (CPU % comes from the tick, not from a field: a change of it is checked apart.)
+_FIELD_BITS = tuple(
+    sum(1 << column_index(key) for key in keys)
+    for keys in (("pid",), ("ppid",), ("user",), ("state",), ("threads",), ("cpu_time",),
+                 ("rss",), ("started",), (), ("command",))  # (kthread is not shown)
+)
+assert len(_FIELD_BITS) == len(Process._fields)
+#: ``dataChanged`` signals per tick above which the table proxy sends one spanning
+#: them all (measured at 10,000 rows: 1,000 runs cost 1.6 ms, a full repaint 7 ms).
+MAX_DATA_RUNS = 3000
+#: Columns whose sort keys the table keeps up to date at most (the table's sort
+#: column and the tree's; the least recently asked for goes first).
+MAX_KEY_COLUMNS = 2
+
+
+def _find(items: list[int], wanted: Iterable[int | None]) -> dict[int, int]:
+    """The positions of the ``wanted`` values that are in ``items`` (a few of them:
+    each is a linear search, at C speed)."""
+    pos = {}
+    for value in wanted:
+        with suppress(ValueError):
+            pos[value] = items.index(value)
+    return pos
 
 
 def _runs(rows: Iterable[int], gap: int = 0) -> list[tuple[int, int]]:
@@ -92,7 +127,8 @@ class ProcessTableModel(QAbstractTableModel):
     NEW_TICKS = 2
     GONE_TICKS = 2
 
-    #: After each tick: the PIDs whose cells changed (for the tree model).
+    #: After each tick: the PIDs whose cells changed, in value or in colour (for the
+    #: tree model and the table proxy; new and removed rows come as row signals).
     sig_applied = Signal(object)
     #: A user id was seen for the first time (for the user filter).
     sig_new_uids = Signal(object)
@@ -102,6 +138,10 @@ class ProcessTableModel(QAbstractTableModel):
         self._pids: list[int] = []
         self._procs: list[Process] = []
         self._cpu: list[float] = []
+        # Each row's cell texts, made when first painted and dropped when the row
+        # changes (a view paints the same rows tick after tick; most do not change).
+        self._texts: list[tuple[str, ...] | None] = []
+        self._texts_day: tuple[int, int, int] | None = None  # "Started" shows the date
         self._row: dict[int, int] = {}
         self._tick_no = 0
         self._new_until: dict[int, int] = {}  # pid -> tick number its tint ends
@@ -109,10 +149,12 @@ class ProcessTableModel(QAbstractTableModel):
         self._boot_wall = 0.0
         self._boot_known = False
         self._uids: set[int] = set()
-        # Sort keys of one column, row by row, kept in step with the rows (the proxy
-        # compares tens of thousands of them per tick when sorting by CPU).
-        self._key_col = -1
-        self._keys: list[tuple] = []
+        # Sort keys, row by row, of each column a proxy sorts by, kept in step with
+        # the rows: a tick recomputes the keys of the rows that changed only.
+        self._keys: dict[int, list[tuple]] = {}
+        self._refilter_pids: list[int] = []
+        # Per column with keys: the PIDs whose key changed at the last tick.
+        self._keys_moved: dict[int, list[int]] = {}
 
     # -- Qt API ----------------------------------------------------------------
 
@@ -135,9 +177,14 @@ class ProcessTableModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        role = int(role)
+        if role not in _CELL_ROLES or not index.isValid():
             return None
-        return self.cell(index.row(), index.column(), int(role))
+        return self.cell(index.row(), index.column(), role)
+
+    def multiData(self, index, roleDataSpan) -> None:
+        row, column = (index.row(), index.column()) if index.isValid() else (-1, -1)
+        self.fill_roles(row, column, roleDataSpan)
 
     # -- our API ---------------------------------------------------------------
 
@@ -145,17 +192,50 @@ class ProcessTableModel(QAbstractTableModel):
     def uids(self) -> frozenset[int]:
         return frozenset(self._uids)
 
+    def fill_roles(self, row: int, column: int, span) -> None:
+        """Fill a ``QModelRoleDataSpan`` for a cell (``multiData``; shared by the proxy).
+
+        A view's delegate asks for the seven roles it paints a cell with in one
+        ``multiData`` call: answering them here is one Python call per cell instead
+        of seven ``data`` calls. The roles a painted cell needs are answered inline,
+        the text from the row's cached texts.
+        """
+        if not (0 <= row < len(self._pids) and 0 <= column < _NCOLS):
+            for role_data in span:
+                role_data.clearData()
+            return
+        pid = self._pids[row]
+        for role_data in span:
+            role = role_data.role()
+            if role == _DISPLAY:
+                value = (self._texts[row] or self._make_texts(row))[column]
+            elif role == _ALIGN:
+                value = _ALIGNS[column]
+            elif role == _BACKGROUND:
+                value = (_GONE_BACKGROUND if pid in self._gone_at
+                         else _NEW_BRUSH if pid in self._new_until else None)
+            elif role == _FOREGROUND:
+                value = _GONE_BRUSH if pid in self._gone_at else None
+            elif role in _CELL_ROLES:
+                value = self.cell(row, column, role)
+            else:
+                value = None
+            if value is None:
+                role_data.clearData()
+            else:
+                role_data.setData(value)
+
     def cell(self, row: int, column: int, role: int):
         """The data of a cell for ``role``; shared by the tree model."""
         if not (0 <= row < len(self._pids) and 0 <= column < _NCOLS):
             return None
         col = COLUMNS[column]
         if role == _DISPLAY:
-            return col.text(col.value(Row(self._procs[row], self._cpu[row], self._boot_wall)))
+            return (self._texts[row] or self._make_texts(row))[column]
         if role == SORT_ROLE:
             return col.value(Row(self._procs[row], self._cpu[row], self._boot_wall))
         if role == _ALIGN:
-            return col.align
+            return _ALIGNS[column]
         if role == _BACKGROUND:
             pid = self._pids[row]
             if pid in self._gone_at:
@@ -186,16 +266,45 @@ class ProcessTableModel(QAbstractTableModel):
         return self.sort_keys(column)[row]
 
     def sort_keys(self, column: int) -> list[tuple]:
-        """The sort keys of every row for ``column`` (cached; do not modify)."""
-        if column != self._key_col:
-            self._key_col = column
-            self._keys = [self._make_key(r, column) for r in range(len(self._pids))]
-        return self._keys
+        """The sort keys of every row for ``column``, in row order.
+
+        Kept up to date from the first call on, for the last ``MAX_KEY_COLUMNS``
+        columns asked for (a list the model owns: do not modify it). A tick
+        recomputes the key of a row only when that column of the row changed.
+        """
+        keys = self._keys.pop(column, None)
+        if keys is None:
+            keys = [self._make_key(r, column) for r in range(len(self._pids))]
+            if len(self._keys) >= MAX_KEY_COLUMNS:
+                del self._keys[next(iter(self._keys))]
+        self._keys[column] = keys  # (now the most recently asked for)
+        return keys
+
+    def drop_keys(self, column: int) -> None:
+        """Stop keeping the sort keys of ``column`` (its sorter moved on); they are made
+        again if asked for."""
+        self._keys.pop(column, None)
+        self._keys_moved.pop(column, None)
+
+    def keys_moved(self, column: int) -> list[int] | None:
+        """The PIDs of the rows already there whose sort key for ``column`` changed
+        at the last tick; ``None`` when the keys of ``column`` were not kept then."""
+        return self._keys_moved.get(column)
+
+    def _make_texts(self, row: int) -> tuple[str, ...]:
+        r = Row(self._procs[row], self._cpu[row], self._boot_wall)
+        texts = self._texts[row] = tuple(col.text(col.value(r)) for col in COLUMNS)
+        return texts
 
     def _make_key(self, row: int, column: int) -> tuple:
+        return self._key_maker(column)(self._procs[row], self._cpu[row], self._boot_wall)
+
+    @staticmethod
+    def _key_maker(column: int) -> Callable[[Process, float, float], tuple]:
+        """``(process, cpu, boot_wall) -> (sort value, pid)`` for ``column``."""
         col = COLUMNS[column]
-        p = self._procs[row]
-        return (col.sort(col.value(Row(p, self._cpu[row], self._boot_wall))), p.pid)
+        value, sort = col.value, col.sort
+        return lambda p, cpu, boot_wall: (sort(value(Row(p, cpu, boot_wall))), p.pid)
 
     def process_at(self, row: int, parent: QModelIndex | None = None) -> Process | None:
         if parent is not None and parent.isValid():
@@ -204,6 +313,17 @@ class ProcessTableModel(QAbstractTableModel):
 
     def row_of(self, pid: int) -> int | None:
         return self._row.get(pid)
+
+    @property
+    def filter_changed_pids(self) -> list[int]:
+        """PIDs whose name, user or kernel-thread flag changed at the last tick: the
+        fields :mod:`procscope.model.filters` looks at (besides the PID)."""
+        return self._refilter_pids
+
+    @property
+    def rows_by_pid(self) -> Mapping[int, int]:
+        """PID -> row, for every row (the model's own dict: do not modify it)."""
+        return self._row
 
     def process(self, pid: int) -> Process | None:
         r = self._row.get(pid)
@@ -223,6 +343,10 @@ class ProcessTableModel(QAbstractTableModel):
         """PIDs in row order (a copy)."""
         return list(self._pids)
 
+    def pids_between(self, first: int, last: int) -> list[int]:
+        """The PIDs of rows ``first`` to ``last``, inclusive (a copy)."""
+        return self._pids[first : last + 1]
+
     def rows(self) -> list[Row]:
         """Every row, in row order, for export."""
         bw = self._boot_wall
@@ -232,7 +356,8 @@ class ProcessTableModel(QAbstractTableModel):
         """Forget every row (a change of source). Not used per tick."""
         self.beginResetModel()
         self._pids, self._procs, self._cpu, self._row = [], [], [], {}
-        self._key_col, self._keys = -1, []
+        self._texts = []
+        self._keys, self._keys_moved = {}, {}
         self._new_until.clear()
         self._gone_at.clear()
         self._boot_known = False
@@ -251,6 +376,10 @@ class ProcessTableModel(QAbstractTableModel):
         tint = tick.interval_ns > 0  # the first tick of a source: everything is "new"
         row_of = self._row
         style_rows: set[int] = set()
+        today = time.localtime()[:3]
+        if today != self._texts_day:  # "Started" shows the date of other days
+            self._texts_day = today
+            self._texts = [None] * len(self._pids)
 
         # 1. Rows greyed out long enough go (unless the PID came back).
         expired = [
@@ -277,66 +406,90 @@ class ProcessTableModel(QAbstractTableModel):
                 self._new_until.pop(pid, None)
                 style_rows.add(row_of[pid])
 
-        # 4. Changed rows, in place.
+        # 4. PIDs back (a new process, or a missed read) and new processes in an
+        # existing row (a reused PID) change colour.
+        for pid in self._gone_at.keys() & procs.keys():
+            del self._gone_at[pid]
+            style_rows.add(row_of[pid])
+        if tint:
+            for pid in tick.new_pids:
+                r = row_of.get(pid)
+                if r is not None:
+                    self._new_until[pid] = n + self.NEW_TICKS
+                    style_rows.add(r)
+
+        # 5. Changed rows, in place. Which rows differ is found at C speed (map and
+        # compress over whole columns); Python looks at those rows only.
         changed_rows: list[int] = []
         changed_pids: list[int] = []
-        lo_col, hi_col = _NCOLS, -1
-        new_pids = tick.new_pids
         procs_list = self._procs
         cpu_list = self._cpu
-        appended: list[int] = []
-        for pid, p in procs.items():
-            r = row_of.get(pid)
-            if r is None:
-                appended.append(pid)
+        pids = self._pids
+        new_procs = list(map(procs.get, pids))  # None where the process is gone
+        new_cpu = list(map(cpu_now.get, pids))
+        rows = range(len(pids))
+        differ = set(compress(rows, map(ne, procs_list, new_procs)))
+        differ.update(compress(rows, map(ne, cpu_list, new_cpu)))
+        all_cols = 0
+        centi, cpu_bit, cpu_time_bit = _CENTI_NS, 1 << _CPU_COL, 1 << _CPU_TIME_COL
+        self._keys_moved = {col: [] for col in self._keys}
+        keyed = [(1 << col, keys, self._key_maker(col), self._keys_moved[col])
+                 for col, keys in self._keys.items()]
+        refilter = self._refilter_pids = []
+        bw = self._boot_wall
+        texts = self._texts
+        for r in sorted(differ):
+            p = new_procs[r]
+            if p is None:  # gone (greyed out above)
                 continue
-            c = cpu_now.get(pid, 0.0)
+            c = new_cpu[r] or 0.0
             q = procs_list[r]
             q_cpu = cpu_list[r]
-            if pid in self._gone_at:  # the PID is back: a new process, or a missed read
-                del self._gone_at[pid]
-                style_rows.add(r)
-            if tint and pid in new_pids:
-                self._new_until[pid] = n + self.NEW_TICKS
-                style_rows.add(r)
-            if q == p and cpu_list[r] == c:
-                continue
             procs_list[r] = p
             cpu_list[r] = c
             # Only what shows counts as a change: CPU time to the 1/100 s, CPU % to 0.1,
             # so the many processes that wake for a few microseconds cost nothing.
-            seen = False
+            cols = 0  # the columns that changed, one bit each
             if q != p:
-                for i, (a, b) in enumerate(zip(q, p, strict=True)):
-                    if a != b and (i != 5 or a // 10_000_000 != b // 10_000_000):
-                        for col in _FIELD_COLS[i]:
-                            lo_col = min(lo_col, col)
-                            hi_col = max(hi_col, col)
-                        seen = True
-                if q.uid != p.uid:
-                    self._note_uid(p.uid)
+                if q[:5] == p[:5] and q[6:] == p[6:]:  # only the CPU time moved: most rows
+                    if q[5] // centi != p[5] // centi:
+                        cols = cpu_time_bit
+                else:
+                    for i, (a, b) in enumerate(zip(q, p, strict=True)):
+                        if a != b and (i != 5 or a // centi != b // centi):
+                            cols |= _FIELD_BITS[i]
+                    if q.uid != p.uid:
+                        self._note_uid(p.uid)
+                    if q.comm != p.comm or q.uid != p.uid or q.kthread != p.kthread:
+                        refilter.append(p.pid)
             if round(c, 1) != round(q_cpu, 1):
-                lo_col = min(lo_col, 5)
-                hi_col = max(hi_col, 5)
-                seen = True
-            if not seen:
+                cols |= cpu_bit
+            if not cols:
                 continue
-            if self._key_col >= 0:
-                self._keys[r] = self._make_key(r, self._key_col)
+            all_cols |= cols
+            texts[r] = None
+            for bit, keys, make, moved in keyed:
+                if cols & bit:
+                    keys[r] = make(p, c, bw)
+                    moved.append(p.pid)
             changed_rows.append(r)
-            changed_pids.append(pid)
-        if changed_rows and hi_col >= 0:
-            # One signal per run of nearby rows. (One signal spanning them all looks
-            # cheaper but costs a sorting proxy two comparisons for every row in the
-            # span, changed or not: 3x slower at 10,000 rows with 5% of them changing.)
-            for first, last in _runs(changed_rows, gap=8):
-                self.dataChanged.emit(self.index(first, lo_col), self.index(last, hi_col))
+            changed_pids.append(p.pid)
+        if changed_rows:
+            # One signal spanning every changed row and column: the table proxy and the
+            # tree follow ``sig_applied`` instead, so nothing compares rows one by one.
+            lo_col = (all_cols & -all_cols).bit_length() - 1
+            self.dataChanged.emit(self.index(min(changed_rows), lo_col),
+                                  self.index(max(changed_rows), all_cols.bit_length() - 1))
         for first, last in _runs(style_rows):
             self.dataChanged.emit(self.index(first, 0), self.index(last, _LAST_COL), _STYLE_ROLES)
+        if style_rows:
+            seen_pids = set(changed_pids)
+            changed_pids.extend(pid for r in sorted(style_rows)
+                                if (pid := self._pids[r]) not in seen_pids)
 
-        # 5. New processes, appended in PID order.
+        # 6. New processes, appended in PID order.
+        appended = sorted(procs.keys() - row_of.keys())
         if appended:
-            appended.sort()
             start = len(self._pids)
             self.beginInsertRows(QModelIndex(), start, start + len(appended) - 1)
             for i, pid in enumerate(appended, start):
@@ -344,8 +497,9 @@ class ProcessTableModel(QAbstractTableModel):
                 self._pids.append(pid)
                 procs_list.append(p)
                 cpu_list.append(cpu_now.get(pid, 0.0))
-                if self._key_col >= 0:
-                    self._keys.append(self._make_key(i, self._key_col))
+                self._texts.append(None)
+                for col, keys in self._keys.items():
+                    keys.append(self._make_key(i, col))
                 row_of[pid] = i
                 if tint:
                     self._new_until[pid] = n + self.NEW_TICKS
@@ -365,10 +519,11 @@ class ProcessTableModel(QAbstractTableModel):
             del self._pids[first : last + 1]
             del self._procs[first : last + 1]
             del self._cpu[first : last + 1]
-            if self._key_col >= 0:
-                del self._keys[first : last + 1]
+            del self._texts[first : last + 1]
+            for keys in self._keys.values():
+                del keys[first : last + 1]
             self.endRemoveRows()
-        self._row = {pid: i for i, pid in enumerate(self._pids)}
+        self._row = dict(zip(self._pids, range(len(self._pids)), strict=True))
 
 
 class ProcessTreeModel(QAbstractItemModel):
@@ -606,19 +761,15 @@ class ProcessTreeModel(QAbstractItemModel):
         self.layoutChanged.emit()
 
 
-class ProcessFilterProxy(QSortFilterProxyModel):
-    """Sorts and filters a :class:`ProcessTableModel` or :class:`ProcessTreeModel`.
+class _Filtering:
+    """The filter settings both proxies share; each proxy applies them in ``_refilter``.
 
     Filtering ANDs the :mod:`procscope.model.filters` predicates: a name/PID pattern
     (substring or regex), a user (all, mine, or one UID) and whether kernel threads
-    show. In tree mode a parent stays visible when a descendant matches.
+    show.
     """
 
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setDynamicSortFilter(True)
-        self.setSortRole(SORT_ROLE)
-        self.setRecursiveFilteringEnabled(True)
+    def _init_filter(self) -> None:
         self._pattern = ""
         self._regex = False
         self._user: str | int = "all"
@@ -645,20 +796,20 @@ class ProcessFilterProxy(QSortFilterProxyModel):
         """Filter by name or PID. A bad regex raises ``ValueError`` and changes nothing."""
         filters.by_pattern(pattern, regex)  # validate first
         self._pattern, self._regex = pattern, regex
-        self._refilter()
+        self._set_predicate()
 
     def set_user(self, user: str | int) -> None:
         """``"all"``, ``"mine"``, or a UID."""
         if not (user in ("all", "mine") or (isinstance(user, int) and user >= 0)):
             raise ValueError(f"user filter must be 'all', 'mine' or a UID, not {user!r}")
         self._user = user
-        self._refilter()
+        self._set_predicate()
 
     def set_show_kthreads(self, show: bool) -> None:
         self._show_kthreads = bool(show)
-        self._refilter()
+        self._set_predicate()
 
-    def _refilter(self) -> None:
+    def _set_predicate(self) -> None:
         user = self._user
         by_user = (
             None if user == "all" else filters.mine() if user == "mine" else filters.by_uid(user)
@@ -668,6 +819,281 @@ class ProcessFilterProxy(QSortFilterProxyModel):
             by_user,
             filters.kthreads(self._show_kthreads),
         )
+        self._refilter()
+
+    def _refilter(self) -> None:
+        raise NotImplementedError
+
+
+class ProcessTableProxy(_Filtering, QAbstractTableModel):
+    """A :class:`ProcessTableModel` sorted and filtered, for the flat table view.
+
+    It keeps the PIDs it shows, in order. After each tick (``sig_applied``) it
+    drops the PIDs that left or no longer pass the filter, appends those that
+    arrived or now pass it, and sorts again: Python's sort, over the keys the table
+    keeps per row (:meth:`ProcessTableModel.sort_keys`), on a list that is nearly
+    sorted already, so it runs close to linear time. When the shown rows or their
+    order changed, views hear of it in one ``layoutChanged`` (persistent indexes,
+    so selection and the current row, follow their PID; those of rows that left
+    become invalid). Like ``QSortFilterProxyModel.invalidate()``, that layout
+    change may change the row count. Otherwise ``dataChanged`` signals cover the
+    rows that changed, one per run (see :meth:`_data_changed`). The filter
+    predicate runs on new rows and on rows whose name, user or kernel-thread flag
+    changed, and on every row when the filter changes.
+
+    The order: a sort key is ``(value, pid)``, so numbers compare as numbers, text
+    case-folded, and equal values fall back to the PID, which keeps the order fixed
+    from one tick to the next. Descending order reverses the whole key, PID
+    included. Without a sort column (-1) rows keep the table's arrival order.
+    """
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._init_filter()
+        self._table: ProcessTableModel | None = None
+        self._order: list[int] = []  # the PIDs shown, in order
+        self._pos: dict[int, int] | None = {}  # PID -> shown row; None: not built yet
+        self._accepted: set[int] = set()  # the PIDs the filter lets through, when it filters
+        self._added: list[int] = []  # rows the table inserted since the last update
+        self._removed: set[int] = set()  # and removed
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
+
+    # -- Qt API ----------------------------------------------------------------
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._order)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else _NCOLS
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        table = self._table
+        return None if table is None else table.headerData(section, orientation, role)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        role = int(role)
+        if role not in _CELL_ROLES or not index.isValid():
+            return None
+        table = self._table
+        r = table.rows_by_pid.get(self._order[index.row()])
+        return None if r is None else table.cell(r, index.column(), role)
+
+    def multiData(self, index, roleDataSpan) -> None:
+        r = self._table.rows_by_pid.get(self._order[index.row()]) if index.isValid() else None
+        if r is None:
+            for role_data in roleDataSpan:
+                role_data.clearData()
+        else:
+            self._table.fill_roles(r, index.column(), roleDataSpan)
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by ``column`` (-1: the table's arrival order); the view calls this."""
+        column = column if 0 <= column < _NCOLS else -1
+        if (column, order) == (self._sort_column, self._sort_order):
+            return
+        if self._table is not None and self._sort_column not in (-1, column):
+            self._table.drop_keys(self._sort_column)
+        self._sort_column, self._sort_order = column, order
+        self._update(None, ())
+
+    # -- our API ---------------------------------------------------------------
+
+    def setSourceModel(self, table: ProcessTableModel) -> None:
+        old = self._table
+        if old is not None:
+            old.sig_applied.disconnect(self._on_applied)
+            old.rowsInserted.disconnect(self._on_rows_inserted)
+            old.rowsAboutToBeRemoved.disconnect(self._on_rows_removed)
+            old.modelReset.disconnect(self._rebuild)
+        self._table = table
+        table.sig_applied.connect(self._on_applied)
+        table.rowsInserted.connect(self._on_rows_inserted)
+        table.rowsAboutToBeRemoved.connect(self._on_rows_removed)
+        table.modelReset.connect(self._rebuild)
+        self._rebuild()
+
+    def sourceModel(self) -> ProcessTableModel | None:
+        return self._table
+
+    def sortColumn(self) -> int:
+        return self._sort_column
+
+    def sortOrder(self) -> Qt.SortOrder:
+        return self._sort_order
+
+    def mapToSource(self, index: QModelIndex) -> QModelIndex:
+        if not index.isValid() or self._table is None:
+            return QModelIndex()
+        r = self._table.row_of(self._order[index.row()])
+        return QModelIndex() if r is None else self._table.index(r, index.column())
+
+    def mapFromSource(self, index: QModelIndex) -> QModelIndex:
+        if not index.isValid() or self._table is None:
+            return QModelIndex()
+        p = self._table.process_at(index.row())
+        row = None if p is None else self._positions().get(p.pid)
+        return QModelIndex() if row is None else self.index(row, index.column())
+
+    def pid_at(self, proxy_index: QModelIndex) -> int | None:
+        if not proxy_index.isValid() or not 0 <= proxy_index.row() < len(self._order):
+            return None
+        return self._order[proxy_index.row()]
+
+    # -- keeping up with the table ---------------------------------------------
+
+    def _positions(self) -> dict[int, int]:
+        if self._pos is None:
+            self._pos = dict(zip(self._order, range(len(self._order)), strict=True))
+        return self._pos
+
+    def _rebuild(self) -> None:
+        """Start again from the table's rows (a new table, or the table was reset)."""
+        self.beginResetModel()
+        self._added, self._removed = [], set()
+        self._accept_all()
+        self._order = self._shown_order(None, False)
+        self._pos = None
+        self.endResetModel()
+
+    def _refilter(self) -> None:
+        self._accept_all()
+        self._update(None, ())
+
+    def _accept_all(self) -> None:
+        pred, table = self._predicate, self._table
+        if pred is None or table is None:
+            self._accepted = set()
+        else:
+            process = table.process
+            self._accepted = {pid for pid in table.rows_by_pid if pred(process(pid))}
+
+    def _on_rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        self._added.extend(self._table.pids_between(first, last))
+
+    def _on_rows_removed(self, _parent: QModelIndex, first: int, last: int) -> None:
+        self._removed.update(self._table.pids_between(first, last))
+
+    def _on_applied(self, changed_pids: list[int]) -> None:
+        added, removed = self._added, self._removed
+        self._added, self._removed = [], set()
+        added = [pid for pid in added if pid not in removed]  # (none today: safety)
+        entering = added
+        left = bool(removed)
+        pred = self._predicate
+        if pred is not None:
+            accepted = self._accepted
+            accepted -= removed
+            process = self._table.process
+            entering = [pid for pid in added if pred(process(pid))]
+            accepted.update(entering)
+            for pid in self._table.filter_changed_pids:  # a name (exec), a user
+                if pred(process(pid)):
+                    if pid not in accepted:
+                        accepted.add(pid)
+                        entering.append(pid)
+                elif pid in accepted:
+                    accepted.discard(pid)
+                    left = True
+        self._update(entering, changed_pids, left)
+
+    def _shown_order(self, entering: list[int] | None, left: bool) -> list[int]:
+        """The PIDs to show, sorted. ``entering``: the PIDs that came into view since
+        the last update (``None``: start from the table); ``left``: whether any left."""
+        table = self._table
+        if table is None:
+            return []
+        rows = table.rows_by_pid
+        shown = rows if self._predicate is None else self._accepted
+        column = self._sort_column
+        if column < 0 or entering is None:
+            # Arrival order, then (if sorting) a full sort.
+            order = table.pids()
+            if self._predicate is not None:
+                order = [pid for pid in order if pid in shown]
+        else:
+            moved = table.keys_moved(column)
+            if moved is None:  # (keys made afresh this tick) sort the current order
+                order = [pid for pid in self._order if pid in shown] if left else self._order[:]
+                order += entering
+            else:
+                # The rows whose key stayed keep their order; only those that came
+                # or whose key moved need a place: one sorted run, merged with it.
+                if not (moved or entering or left):
+                    return self._order
+                came = set(entering)
+                moving = {pid for pid in moved if pid in shown and pid not in came}
+                if left or moving:
+                    order = [pid for pid in self._order if pid in shown and pid not in moving]
+                else:
+                    order = self._order[:]
+                order += self._sorted(table, column, [*moving, *came])
+        return order if column < 0 else self._sorted(table, column, order)
+
+    def _sorted(self, table: ProcessTableModel, column: int, pids: list[int]) -> list[int]:
+        keys = table.sort_keys(column)
+        row_keys = list(map(keys.__getitem__, map(table.rows_by_pid.__getitem__, pids)))
+        ranks = sorted(range(len(pids)), key=row_keys.__getitem__,
+                       reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        return list(map(pids.__getitem__, ranks))
+
+    def _data_changed(self, rows: list[int]) -> None:
+        """Tell views that ``rows`` changed: one signal per run of rows, so that a view
+        repaints the rows it shows that changed, not all it shows (it repaints all
+        for any signal spanning more than a few dozen rows); one signal spanning them
+        all when there are too many runs to be worth it."""
+        if not rows:
+            return
+        runs = _runs(rows)
+        if len(runs) > MAX_DATA_RUNS:
+            runs = [(runs[0][0], runs[-1][1])]
+        emit, cell = self.dataChanged.emit, self.createIndex
+        for first, last in runs:
+            emit(cell(first, 0), cell(last, _LAST_COL))
+
+    def _update(self, entering: list[int] | None, changed_pids: list[int],
+                left: bool = True) -> None:
+        """Bring the shown rows in line with the table: see the class docstring."""
+        order = self._shown_order(entering, left)
+        old = self._order
+        if order == old:
+            if changed_pids:
+                pos = self._positions()
+                self._data_changed([pos[pid] for pid in changed_pids if pid in pos])
+            return
+        hint = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
+        self.layoutAboutToBeChanged[_LAYOUT_ARGS].emit([], hint)
+        persistent = self.persistentIndexList()
+        pids = [old[i.row()] if 0 <= i.row() < len(old) else None for i in persistent]
+        self._order = order
+        self._pos = None
+        if persistent:
+            wanted = set(pids)
+            pos = self._positions() if len(wanted) > 16 else _find(order, wanted)
+            self.changePersistentIndexList(persistent, [
+                self.index(pos[pid], i.column()) if pid in pos else QModelIndex()
+                for pid, i in zip(pids, persistent, strict=True)
+            ])
+        self.layoutChanged[_LAYOUT_ARGS].emit([], hint)
+
+
+class ProcessFilterProxy(_Filtering, QSortFilterProxyModel):
+    """Sorts and filters a :class:`ProcessTreeModel` (or a :class:`ProcessTableModel`).
+
+    Filters as :class:`ProcessTableProxy` does; in tree mode a parent stays visible
+    when a descendant matches. The tree is small enough per parent for a Python
+    ``lessThan`` (:meth:`lessThan`); the flat table of every process is not, and
+    uses :class:`ProcessTableProxy`.
+    """
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setDynamicSortFilter(True)
+        self.setSortRole(SORT_ROLE)
+        self.setRecursiveFilteringEnabled(True)
+        self._init_filter()
+
+    def _refilter(self) -> None:
         self.beginFilterChange()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
