@@ -228,3 +228,30 @@ def test_parse_stat_rejects_garbage_with_a_reason() -> None:
         parse_stat(b"1 S 2 3\n", 0)
     with pytest.raises(ValueError, match="fields"):
         parse_stat(b"1 (x) S 2\n", 0)
+
+
+def test_an_unchanged_stat_line_is_reused_and_a_changed_one_reread(fake: FakeProc) -> None:
+    d = fake.add(50, rss=10, statm=b"100 20 5 1 0 9 0\n")
+    src = ProcSource(str(fake.root))
+    first = by_pid(src)[50]
+    assert first.rss_bytes == 20 * PAGE_SIZE
+    # statm moves but the stat line does not: the process did not run, so it is reused
+    (d / "statm").write_bytes(b"100 25 5 1 0 9 0\n")
+    assert by_pid(src)[50] is first
+    # once the stat line changes (it ran), both files are read again
+    (d / "stat").write_bytes(stat_line(50, rss=12, utime=3))
+    again = by_pid(src)[50]
+    assert again.rss_bytes == 25 * PAGE_SIZE
+    assert again.cpu_ns == 3 * 10**9 // CLK_TCK
+
+
+def test_the_reuse_cache_forgets_vanished_processes(fake: FakeProc) -> None:
+    fake.add(60)
+    d = fake.add(61)
+    src = ProcSource(str(fake.root))
+    assert set(by_pid(src)) == {60, 61}
+    for f in d.iterdir():
+        f.unlink()
+    d.rmdir()
+    assert set(by_pid(src)) == {60}
+    assert set(src._last) == {"60"}

@@ -101,6 +101,12 @@ class ProcSource(Source):
         self.exact_rss = exact_rss
         self.parse_errors = 0
         self.last_parse_error = ""
+        # pid dir -> (stat bytes, uid, Process) from the previous walk. A process whose
+        # stat line has not changed by a byte (a sleeping one: the line holds its CPU
+        # times, fault counts, RSS estimate and last CPU) is reused as it was, which
+        # skips its statm read and its parse. Rebuilt each walk, so it never outgrows
+        # the process list.
+        self._last: dict[str, tuple[bytes, int, Process]] = {}
 
     @property
     def name(self) -> str:
@@ -156,6 +162,8 @@ class ProcSource(Source):
         os_open, os_read, os_fstat, os_close = os.open, os.read, os.fstat, os.close
         flags = os.O_RDONLY | os.O_CLOEXEC
         exact = self.exact_rss
+        last = self._last.get
+        seen: dict[str, tuple[bytes, int, Process]] = {}
         for name in os.listdir(root):
             if not name.isdigit():
                 continue
@@ -177,6 +185,11 @@ class ProcSource(Source):
                 os_close(fd)
             if not data:  # the process went away between open and read
                 continue
+            prev = last(name)
+            if prev is not None and prev[0] == data and prev[1] == uid:
+                seen[name] = prev
+                append(prev[2])
+                continue
             rss_pages = None
             if exact:
                 try:
@@ -194,7 +207,9 @@ class ProcSource(Source):
                     self._bad(path, str(exc))
                 # else: a truncated read, the process died mid-read
                 continue
+            seen[name] = (data, uid, proc)
             append(proc)
+        self._last = seen
         return tuple(out)
 
     def _bad(self, path: str, problem: str) -> None:
