@@ -82,10 +82,8 @@ def main() -> int:
         return app_main(["--source", spec, "--interval", interval])
 
     import gui_tick
-    from common import install_qt_workarounds
     from procscope.ui.worker import PollController, PollWorker
 
-    install_qt_workarounds()
     ui = gui_tick.Assembled()
     worker = PollWorker(spec, float(interval))
     controller = PollController(worker)

@@ -290,12 +290,3 @@ def env_with_app() -> dict[str, str]:
         prefix="config-", dir=os.environ.get("PROCSCOPE_BENCH_TMP")
     )
     return env
-
-
-def install_qt_workarounds() -> None:
-    """What the app's own ``main()`` does before any window (PySide6 emit() bug)."""
-    try:
-        from procscope.ui import compat
-    except ImportError:
-        return
-    compat.install()

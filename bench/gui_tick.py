@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Context, Section, Stats, Target, format_profile, install_qt_workarounds
+from common import Context, Section, Stats, Target, format_profile
 
 TITLE = "4. GUI tick"
 TARGET_MS = 16.0
@@ -293,7 +293,6 @@ def measure(n: int, ticks: int, warmup: int, profile: bool = False):
     from procscope.model.delta import DeltaModel
 
     app = QApplication.instance() or QApplication([])
-    install_qt_workarounds()
     found = _main_window()
     ui = RealWindow(*found) if found else Assembled()
     synth = Synth(n)

@@ -51,12 +51,10 @@ def tracemalloc_profile(spec: str, ctx: Context, ticks: int, held: int) -> str:
     from PySide6.QtWidgets import QApplication
 
     import gui_tick
-    from common import install_qt_workarounds
     from procscope.model.delta import DeltaModel
     from procscope.sources import open_source
 
     app = QApplication.instance() or QApplication([])
-    install_qt_workarounds()
     found = gui_tick._main_window()
     ui = gui_tick.RealWindow(*found) if found else gui_tick.Assembled()
     model = DeltaModel()

@@ -31,19 +31,8 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / "procscope.ini"), QSettings.Format.IniFormat)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _pyside_emit_workaround():
-    """PySide6 6.12.0 loses references to True and None (see procscope.ui.compat)."""
-    from procscope.ui import compat
-
-    compat.install()
-
-
 @pytest.fixture(autouse=True)
 def _fail_on_qt_warnings(qtlog):
-    from procscope.ui import compat
-
-    compat.top_up()
     yield
     bad = [
         r.message for r in qtlog.records

@@ -23,7 +23,6 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from procscope import APP_ID
-from procscope.ui import compat
 from procscope.ui.mainwindow import MainWindow, app_icon
 
 RUN_MS = 9000
@@ -44,7 +43,6 @@ def main() -> int:
     app.setApplicationName("Procscope")
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
-    compat.install()
     settings = QSettings(str(workdir / "procscope.ini"), QSettings.Format.IniFormat)
     win = MainWindow(source=source, interval=0.5, settings=settings)
     win.resize(1360, 860)

@@ -46,13 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
-    from procscope.ui import compat
     from procscope.ui.mainwindow import MainWindow, app_icon
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    if compat.install():
-        print("procscope: working around PySide6 reference-count bugs "
-              "(see procscope/ui/compat.py); PySide6 6.11.3 does not need it", file=sys.stderr)
     app.setApplicationName("Procscope")
     app.setOrganizationName("procscope")
     app.setOrganizationDomain("procscope.github.io")

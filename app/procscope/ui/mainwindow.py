@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
 
 from procscope.model.delta import Tick
 from procscope.model.records import CLK_TCK, Process, user_name
-from procscope.ui import compat
 from procscope.ui.charts import RateChart, TopRssChart
 from procscope.ui.columns import COLUMNS, safe_text
 from procscope.ui.exit_model import EXIT_COLUMNS, ExitFilterProxy, ExitTableModel
@@ -515,7 +514,6 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_tick(self, tick: Tick) -> None:
-        compat.top_up()
         self.table_model.apply_tick(tick)
         self.exit_model.apply_tick(tick)
         self.rate_chart.add(tick)
