@@ -78,7 +78,8 @@ if [ -n "$GUEST_ARGS" ]; then
 		mount -t devpts devpts $r/dev/pts
 		mount -t tmpfs tmpfs $r/dev/shm
 		mount -t tmpfs tmpfs $r/run
-		mount -t tmpfs tmpfs $r/tmp
+		# No tmpfs on /tmp: the checkout may live there (CI clones anywhere); the
+		# overlay's tmpfs upper already makes it writable.
 		cp /spawner $r/tmp/spawner
 		chroot $r /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm-256color \
 			PYTHONPATH="$PYPATH" PYTHONDONTWRITEBYTECODE=1 QT_QPA_PLATFORM=offscreen \
