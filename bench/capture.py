@@ -59,6 +59,19 @@ SETTLE_SMOKE_S = 1.0
 # --------------------------------------------------------------------------- observer
 
 
+
+#: The capture table's columns, shared with the VM part (bench/vm.py).
+CAPTURE_COLUMNS = [
+    "spawn",
+    "spawn rate",
+    "observer",
+    "named",
+    "named %",
+    "wrong name",
+    "in exit log",
+    "lost (reported)",
+]
+
 def _open_reader(kind: str):
     """A zero-argument function returning (pairs, exited_pairs, lost) for one read."""
     if kind == "psutil":
@@ -297,16 +310,7 @@ def run(ctx: Context) -> Section:
                     100.0 * s.named / n for s in scores
                 )
     sec.table(
-        [
-            "spawn",
-            "spawn rate",
-            "observer",
-            "named",
-            "named %",
-            "wrong name",
-            "in exit log",
-            "lost (reported)",
-        ],
+        CAPTURE_COLUMNS,
         rows,
     )
     if ctx.smoke:

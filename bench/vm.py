@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import module_overhead
+from capture import CAPTURE_COLUMNS
 from common import BUILD_DIR, ROOT, BenchError, Context, Section, Stats, Target
 
 
@@ -216,16 +217,7 @@ def _capture(data: dict, sec: Section, ctx: Context) -> None:
                     )
                 )
     sec.table(
-        [
-            "spawn",
-            "spawn rate",
-            "observer",
-            "named",
-            "named %",
-            "wrong name",
-            "in exit log",
-            "lost (reported)",
-        ],
+        CAPTURE_COLUMNS,
         rows,
     )
 
