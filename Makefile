@@ -60,6 +60,7 @@ test: sysdeps-test $(STAMP) lint
 	fi
 
 vm-test: sysdeps-vm $(STAMP)
+	$(MAKE) -C kernel_module style
 	$(PY) tests/vm/run.py
 
 module:
