@@ -11,7 +11,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "fetching checkpatch.pl from $pkg into $cache"
-(cd "$tmp" && apt-get download "$pkg" >/dev/null)
+if ! (cd "$tmp" && apt-get download "$pkg" >/dev/null 2>&1); then
+	# A fresh machine may have no package lists yet.
+	[ "$(id -u)" = 0 ] || { echo "cannot download $pkg: run 'sudo apt-get update'" >&2; exit 1; }
+	apt-get update -qq
+	(cd "$tmp" && apt-get download "$pkg" >/dev/null)
+fi
 dpkg-deb --fsys-tarfile "$tmp"/"$pkg"_*.deb |
 	tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
 	xz -dc |

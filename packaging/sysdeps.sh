@@ -11,8 +11,9 @@ RUN="python3-venv libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1
 # Tests: a real X server for the screenshot, desktop-file and AppStream validators,
 # the peers the benchmarks compare with, and gcc for their spawner (bench/spawner.c).
 TEST="$RUN xvfb xauth desktop-file-utils appstream htop tmux gcc libc6-dev"
-# The VM harness: qemu, a static busybox for the initramfs, module tools, BTF for 6.12.
-VM="qemu-system-x86 busybox-static cpio kmod pahole gcc make libc6-dev xz-utils zstd"
+# The VM harness: qemu, a static busybox for the initramfs, module tools, BTF for 6.12,
+# and perl for checkpatch.
+VM="qemu-system-x86 busybox-static cpio kmod pahole gcc make libc6-dev xz-utils zstd perl"
 
 case "${1:-}" in
 run) want=$RUN ;;
