@@ -75,3 +75,27 @@ def test_own_process_is_described_correctly() -> None:
     kthreadd = {p.pid: p for p in ProcSource().read().processes}.get(2)
     if kthreadd is not None and kthreadd.comm == "kthreadd":
         assert kthreadd.kthread is True and kthreadd.rss_bytes == 0
+
+
+def test_kept_descriptors_follow_churn_without_leaking() -> None:
+    """Reaped children drop out (their kept descriptor answers ESRCH) and nothing leaks."""
+
+    def others() -> int:  # open descriptors that are not the walk's own
+        return len(os.listdir("/proc/self/fd")) - len(src._fds)
+
+    src = ProcSource()
+    src.open()
+    try:
+        src.read()
+        baseline = others()
+        for _ in range(3):
+            kids = [subprocess.Popen(["sleep", "30"]) for _ in range(20)]
+            assert {k.pid for k in kids} <= {p.pid for p in src.read().processes}
+            for k in kids:
+                k.kill()
+                k.wait()
+            assert not {k.pid for k in kids} & {p.pid for p in src.read().processes}
+            assert not {str(k.pid) for k in kids} & set(src._fds)
+        assert others() == baseline
+    finally:
+        src.close()

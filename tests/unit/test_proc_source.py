@@ -255,3 +255,49 @@ def test_the_reuse_cache_forgets_vanished_processes(fake: FakeProc) -> None:
     d.rmdir()
     assert set(by_pid(src)) == {60}
     assert set(src._last) == {"60"}
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_stat_descriptors_are_kept_open_then_closed(fake: FakeProc) -> None:
+    for pid in (70, 71, 72):
+        fake.add(pid)
+    before = open_fds()
+    src = ProcSource(str(fake.root))
+    src.open()
+    by_pid(src)
+    assert sorted(src._fds) == ["70", "71", "72"]
+    assert open_fds() == before + 3
+    by_pid(src)  # a second walk re-reads them, opening nothing new
+    assert open_fds() == before + 3
+    src.close()
+    src.close()  # twice is fine
+    assert open_fds() == before
+
+
+def test_no_descriptors_kept_without_keep_open_or_over_budget(fake: FakeProc) -> None:
+    for pid in range(80, 90):
+        fake.add(pid)
+    src = ProcSource(str(fake.root), keep_open=False)
+    src.open()
+    assert len(by_pid(src)) == 10 and src._fds == {}
+    src = ProcSource(str(fake.root))
+    src.open()
+    src._fd_budget = 4
+    assert len(by_pid(src)) == 10
+    assert len(src._fds) == 4
+    assert len(by_pid(src)) == 10  # the rest are opened and closed each walk
+    src.close()
+
+
+def test_a_changed_line_on_a_kept_descriptor_takes_the_owner_afresh(fake: FakeProc) -> None:
+    d = fake.add(90, uid=1000)
+    src = ProcSource(str(fake.root))
+    src.open()
+    assert by_pid(src)[90].uid == 1000
+    (d / "stat").write_bytes(stat_line(90, utime=5))  # it ran ...
+    os.chown(d / "stat", 2000, 0)  # ... and called setuid
+    assert by_pid(src)[90].uid == 2000
+    src.close()

@@ -523,7 +523,8 @@ class NetlinkSource(Source):
         #: why exit records have no CPU time and peak RSS ("" when they do)
         self.taskstats_refused = "" if taskstats else "not asked for"
         self._proc = ProcSource(proc_root)  # used by read() only
-        self._resync_proc = ProcSource(proc_root)  # used by the reader thread only
+        # used by the reader thread only, rarely: no descriptors kept between its walks
+        self._resync_proc = ProcSource(proc_root, keep_open=False)
         self._sock: socket.socket | None = None
         self._wake_r = self._wake_w = -1
         self._thread: threading.Thread | None = None
@@ -620,6 +621,7 @@ class NetlinkSource(Source):
         ts, self._taskstats = self._taskstats, None
         if ts is not None:
             ts.close()
+        self._proc.close()
 
     def _set_rcvbuf(self, sock: socket.socket) -> None:
         try:

@@ -1,7 +1,7 @@
 """The ``proc`` source: plain polling of ``/proc``. Works everywhere; has no exit log.
 
-Each process costs an ``open``/``fstat``/``read``/``close`` of ``/proc/PID/stat`` and an
-``open``/``read``/``close`` of ``/proc/PID/statm``:
+The first time it sees a process, it costs an ``open``/``fstat``/``read`` of
+``/proc/PID/stat`` and an ``open``/``read``/``close`` of ``/proc/PID/statm``:
 
 * ``/proc/PID/stat`` gives the name, state, ppid, flags (``PF_KTHREAD``), user + system
   time of the whole thread group, thread count and start time;
@@ -13,6 +13,16 @@ Each process costs an ``open``/``fstat``/``read``/``close`` of ``/proc/PID/stat`
   hundreds of KiB per process here, more with more CPUs); ``exact_rss=False`` uses it
   and skips ``statm`` (about 30% faster). If ``statm`` cannot be read the estimate is
   used.
+
+Later walks are cheaper. The ``stat`` descriptor stays open (``keep_open``, up to a
+budget taken from ``RLIMIT_NOFILE``) and is re-read with one ``pread``: procfs formats
+the line afresh on every read at offset 0, and once the process is reaped the old
+descriptor answers ``ESRCH``, so a reused PID is never mistaken for the old process. A
+line that has not changed by a byte (a process that did not run) is not parsed again,
+and its ``statm`` is not re-read: one system call for an idle process instead of seven.
+When the line did change, the owner comes from a ``stat`` of the path, which makes
+procfs recompute it (an open descriptor's ``fstat`` would keep the old one across a
+``setuid``).
 
 The name is the bytes between the first ``(`` and the *last* ``)``, so a name holding
 ``)``, spaces or newlines cannot shift the fields after it.
@@ -30,6 +40,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import resource
 import time
 
 from procscope.model.records import (
@@ -96,9 +107,10 @@ class ProcSource(Source):
     )
     has_exit_log = False
 
-    def __init__(self, root: str = "/proc", exact_rss: bool = True) -> None:
+    def __init__(self, root: str = "/proc", exact_rss: bool = True, keep_open: bool = True) -> None:
         self.root = root.rstrip("/") or "/"
         self.exact_rss = exact_rss
+        self.keep_open = keep_open
         self.parse_errors = 0
         self.last_parse_error = ""
         # pid dir -> (stat bytes, uid, Process) from the previous walk. A process whose
@@ -107,6 +119,9 @@ class ProcSource(Source):
         # skips its statm read and its parse. Rebuilt each walk, so it never outgrows
         # the process list.
         self._last: dict[str, tuple[bytes, int, Process]] = {}
+        # pid dir -> open descriptor of its stat file, at most _fd_budget of them.
+        self._fds: dict[str, int] = {}
+        self._fd_budget = 0
 
     @property
     def name(self) -> str:
@@ -119,6 +134,18 @@ class ProcSource(Source):
             raise SourceUnavailable(
                 f"cannot read {self.root}/stat ({exc.strerror or exc}): is procfs mounted?"
             ) from exc
+        if self.keep_open:
+            soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            if soft == resource.RLIM_INFINITY:
+                soft = 1 << 20
+            # Half of what is left after a reserve for everything else in the process.
+            self._fd_budget = max(0, min((soft - 512) // 2, 65536))
+
+    def close(self) -> None:
+        """Close the kept-open descriptors. Safe to call twice."""
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            os.close(fd)
 
     def read(self) -> Snapshot:
         t0 = time.perf_counter_ns()
@@ -164,40 +191,69 @@ class ProcSource(Source):
         exact = self.exact_rss
         last = self._last.get
         seen: dict[str, tuple[bytes, int, Process]] = {}
+        old_fds = self._fds
+        fds: dict[str, int] = {}
+        budget = self._fd_budget if self.keep_open else 0
+        os_pread, os_stat = os.pread, os.stat
         for name in os.listdir(root):
             if not name.isdigit():
                 continue
             path = f"{root}/{name}/stat"
-            try:
-                fd = os_open(path, flags)
-            except OSError as exc:
-                if exc.errno not in _GONE_ERRNOS:
-                    self._bad(path, f"cannot open: {exc.strerror}")
-                continue
-            try:
-                uid = os_fstat(fd).st_uid
-                data = os_read(fd, _STAT_READ)
-            except OSError as exc:
-                if exc.errno not in _GONE_ERRNOS:
-                    self._bad(path, f"cannot read: {exc.strerror}")
-                continue
-            finally:
-                os_close(fd)
-            if not data:  # the process went away between open and read
-                continue
-            prev = last(name)
-            if prev is not None and prev[0] == data and prev[1] == uid:
-                seen[name] = prev
-                append(prev[2])
-                continue
+            fd = old_fds.pop(name, -1)
+            data = b""
+            if fd >= 0:
+                try:  # noqa: SIM105 - hot loop: no context manager per process
+                    data = os_pread(fd, _STAT_READ, 0)
+                except OSError:
+                    pass  # ESRCH: that process was reaped; the PID may hold a new one
+                if not data:
+                    os_close(fd)
+                    fd = -1
+            if fd >= 0:  # the same process as last time
+                prev = last(name)
+                if prev is not None and prev[0] == data:
+                    seen[name] = prev
+                    append(prev[2])
+                    self._keep(fds, name, fd, budget)
+                    continue
+                try:
+                    uid = os_stat(path).st_uid
+                except OSError:
+                    os_close(fd)
+                    continue  # gone since the pread
+            else:
+                try:
+                    fd = os_open(path, flags)
+                except OSError as exc:
+                    if exc.errno not in _GONE_ERRNOS:
+                        self._bad(path, f"cannot open: {exc.strerror}")
+                    continue
+                try:
+                    uid = os_fstat(fd).st_uid
+                    data = os_read(fd, _STAT_READ)
+                except OSError as exc:
+                    os_close(fd)
+                    if exc.errno not in _GONE_ERRNOS:
+                        self._bad(path, f"cannot read: {exc.strerror}")
+                    continue
+                if not data:  # the process went away between open and read
+                    os_close(fd)
+                    continue
+                prev = last(name)
+                if prev is not None and prev[0] == data and prev[1] == uid:
+                    seen[name] = prev
+                    append(prev[2])
+                    self._keep(fds, name, fd, budget)
+                    continue
+            self._keep(fds, name, fd, budget)
             rss_pages = None
             if exact:
                 try:
-                    fd = os_open(f"{root}/{name}/statm", flags)
+                    mfd = os_open(f"{root}/{name}/statm", flags)
                     try:
-                        rss_pages = int(os_read(fd, 256).split(None, 2)[1])
+                        rss_pages = int(os_read(mfd, 256).split(None, 2)[1])
                     finally:
-                        os_close(fd)
+                        os_close(mfd)
                 except (OSError, ValueError, IndexError):
                     pass  # gone (the stat line is still a valid reading) or odd: estimate
             try:
@@ -209,8 +265,19 @@ class ProcSource(Source):
                 continue
             seen[name] = (data, uid, proc)
             append(proc)
+        for fd in old_fds.values():  # processes that are gone
+            os_close(fd)
+        self._fds = fds
         self._last = seen
         return tuple(out)
+
+    @staticmethod
+    def _keep(fds: dict[str, int], name: str, fd: int, budget: int) -> None:
+        """Keep ``fd`` open for the next walk while the budget allows, else close it."""
+        if len(fds) < budget:
+            fds[name] = fd
+        else:
+            os.close(fd)
 
     def _bad(self, path: str, problem: str) -> None:
         self.parse_errors += 1
