@@ -86,6 +86,7 @@ def build_initramfs(h, k, ko: Path, ctx: Context, work: Path, env: dict[str, str
         raise BenchError("/bin/busybox is not static: apt-get install busybox-static")
     shutil.copy2("/bin/busybox", tree / "bin/busybox")
     shutil.copy2(Path(__file__).with_name("vm_init.sh"), tree / "init")
+    shutil.copy2(ROOT / "tests" / "vm" / "guest" / "hostroot.sh", tree / "hostroot.sh")
     (tree / "init").chmod(0o755)
     shutil.copy2(ctx.spawner, tree / "spawner")
     shutil.copy2(ko, tree / "procscope.ko")

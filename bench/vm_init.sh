@@ -20,6 +20,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 dmesg -n 1
 . /etc/bench.env
+. /hostroot.sh
 echo "@@BOOTED $(cut -d' ' -f1 /proc/uptime)"
 
 loaded() {
@@ -60,32 +61,14 @@ esac
 
 loaded || insmod /procscope.ko || echo "@@ERR insmod failed"
 if [ -n "$GUEST_ARGS" ]; then
-	for m in $(cat /modules/order); do
-		insmod /modules/$m.ko 2>/dev/null
-	done
 	r=/mnt/root
-	mkdir -p /mnt/host /mnt/rw $r
-	if mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 \
-		hostroot /mnt/host; then
-		mount -t tmpfs tmpfs /mnt/rw
-		mkdir -p /mnt/rw/upper /mnt/rw/work
-		mount -t overlay overlay \
-			-o lowerdir=/mnt/host,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work $r
-		mount -t proc proc $r/proc
-		mount -t sysfs sysfs $r/sys
-		mount -t devtmpfs devtmpfs $r/dev
-		mkdir -p $r/dev/pts $r/dev/shm
-		mount -t devpts devpts $r/dev/pts
-		mount -t tmpfs tmpfs $r/dev/shm
-		mount -t tmpfs tmpfs $r/run
-		# No tmpfs on /tmp: the checkout may live there (CI clones anywhere); the
-		# overlay's tmpfs upper already makes it writable.
+	if hostroot_up $r; then
 		cp /spawner $r/tmp/spawner
 		chroot $r /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm-256color \
 			PYTHONPATH="$PYPATH" PYTHONDONTWRITEBYTECODE=1 QT_QPA_PLATFORM=offscreen \
 			"$PYBIN" "$REPO/bench/vm_guest.py" --spawner /tmp/spawner $GUEST_ARGS 2>&1
 	else
-		echo "@@ERR the 9p mount of the host root failed"
+		echo "@@ERR the host root could not be mounted"
 	fi
 fi
 echo "@@DONE"

@@ -21,6 +21,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 dmesg -n 1			# keep kernel chatter off the console we parse
 . /etc/vmtest.env
+. /hostroot.sh
 
 read -r up _ </proc/uptime
 echo "@@BOOTED $up"
@@ -177,27 +178,8 @@ check_access() {
 check_snapshot() {
 	st=0
 	loaded || insmod $KO || return 1
-	for m in $(cat /modules/order); do
-		insmod /modules/$m.ko || { bad "insmod $m failed"; return 1; }
-	done
-	mkdir -p /mnt/host /mnt/rw /mnt/root
-	mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 \
-		hostroot /mnt/host || { bad "9p mount failed"; return 1; }
-	mount -t tmpfs tmpfs /mnt/rw
-	mkdir -p /mnt/rw/upper /mnt/rw/work
-	mount -t overlay overlay \
-		-o lowerdir=/mnt/host,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work \
-		/mnt/root || { bad "overlay mount failed"; return 1; }
 	r=/mnt/root
-	mount -t proc proc $r/proc
-	mount -t sysfs sysfs $r/sys
-	mount -t devtmpfs devtmpfs $r/dev
-	mkdir -p $r/dev/pts $r/dev/shm
-	mount -t devpts devpts $r/dev/pts
-	mount -t tmpfs tmpfs $r/dev/shm
-	mount -t tmpfs tmpfs $r/run
-	# No tmpfs on /tmp: the checkout under test may live there (CI clones anywhere),
-	# and the overlay's tmpfs upper already makes /tmp writable.
+	hostroot_up $r || { bad "the host root could not be mounted"; return 1; }
 	cp /helper $r/tmp/vm-helper
 	read -r me _ </proc/self/stat
 	chroot $r /tmp/vm-helper hold vmcheck-hold &
@@ -222,8 +204,7 @@ check_snapshot() {
 	fi
 	kill $hold
 	wait $hold 2>/dev/null
-	for m in run dev/shm dev/pts dev sys proc; do umount $r/$m; done
-	umount $r /mnt/rw /mnt/host
+	hostroot_down $r
 	return $st
 }
 
